@@ -1,0 +1,1 @@
+"""Pure-Python core of the Hunyuan3D extension: never imports bpy."""
