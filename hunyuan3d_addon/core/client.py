@@ -625,11 +625,19 @@ def _iter_body(resp: requests.Response) -> Iterator[bytes]:
 
 
 def _shutdown(resp: requests.Response) -> None:
-    """Unblock a thread stuck in ``recv`` on this response (best effort)."""
-    conn = getattr(resp.raw, "connection", None) or getattr(resp.raw, "_connection", None)
-    sock = getattr(conn, "sock", None)
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    """Unblock a thread stuck in ``recv`` on this response (best effort).
+
+    The socket is on the pooled connection, or (after ``Connection: close``) only behind the
+    http.client response's file object.
+    """
+    raw = resp.raw
+    conn = getattr(raw, "_connection", None) or getattr(raw, "connection", None)
+    candidates = [getattr(conn, "sock", None)]
+    fp = getattr(getattr(raw, "_fp", None), "fp", None)
+    candidates.append(getattr(getattr(fp, "raw", None), "_sock", None))
+    for sock in candidates:
+        if isinstance(sock, socket.socket):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
