@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-import build_zip  # noqa: E402
+import build_zip
 
 
 def test_zip_has_the_manifest_at_its_root_and_the_package_contents(tmp_path: Path) -> None:

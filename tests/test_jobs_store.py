@@ -176,7 +176,7 @@ def test_a_4096_px_photo_is_sent_at_least_8x_smaller(standin: StandIn, store: Re
     assert job.record.bytes_sent == len(sent) and job.record.inputs[0]["note"] == "shrunk from 4096x4096"
 
 
-def read_image_info_bytes(data: bytes, tmp_path: Path):  # noqa: ANN201
+def read_image_info_bytes(data: bytes, tmp_path: Path):
     p = tmp_path / "sent.png"
     p.write_bytes(data)
     return read_image_info(p)

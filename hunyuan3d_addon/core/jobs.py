@@ -75,8 +75,9 @@ class JobMessage:
 class Job:
     """One job's live state (read by any thread; written by its worker)."""
 
-    def __init__(self, spec: JobSpec | None, record: JobRecord) -> None:
+    def __init__(self, spec: JobSpec | None, record: JobRecord, config: ClientConfig | None = None) -> None:
         self.spec = spec
+        self.config = config
         self.record = record
         self.id = record.id
         self.state = JobState.QUEUED
@@ -137,8 +138,9 @@ class JobRunner:
         return self._config() if callable(self._config) else self._config
 
     # -- public -------------------------------------------------------------------------------
-    def submit(self, spec: JobSpec) -> Job:
-        """Start a job; returns at once."""
+    def submit(self, spec: JobSpec, config: ClientConfig | None = None) -> Job:
+        """Start a job (with its own snapshot of the settings, if given); returns at once."""
+        config = config or self.config()
         params, fixed = spec.params.with_seed()
         spec.params = params
         record = JobRecord(
@@ -148,12 +150,12 @@ class JobRunner:
             params={**params.settings(), **params.inputs()},
             seed=getattr(params, "seed", None),
             seed_fixed=fixed,
-            mode="queue" if self.config().use_queue else "sync",
+            mode="queue" if config.use_queue else "sync",
             extra=dict(spec.extra),
         )
-        return self._start(Job(spec, record))
+        return self._start(Job(spec, record, config))
 
-    def resume(self, record: JobRecord) -> Job:
+    def resume(self, record: JobRecord, config: ClientConfig | None = None) -> Job:
         """Pick up a queue job that was submitted before (after a crash or restart)."""
         if not record.request_id:
             raise E.InputError("This job was never queued on Segmind, so it cannot be resumed.")
@@ -161,11 +163,11 @@ class JobRunner:
             for job in self.jobs.values():
                 if job.id == record.id and not job.state.finished:
                     return job
-        return self._start(Job(None, record))
+        return self._start(Job(None, record, config))
 
-    def run(self, spec: JobSpec) -> Job:
+    def run(self, spec: JobSpec, config: ClientConfig | None = None) -> Job:
         """Run a job to the end on a worker, blocking the caller (background mode, CLI)."""
-        job = self.submit(spec)
+        job = self.submit(spec, config)
         job.wait()
         return job
 
@@ -226,7 +228,7 @@ class JobRunner:
 
     def _run(self, job: Job) -> None:
         job.started = time.monotonic()
-        client = Client(self.config(), self.gate)
+        client = Client(job.config or self.config(), self.gate)
         try:
             job.cancel_token.check()
             if job.spec is None:

@@ -1,0 +1,1 @@
+"""The bpy shell: thin, only what needs Blender."""

@@ -1,0 +1,106 @@
+"""The main-thread timer that drains job messages under a time budget and imports results."""
+
+from __future__ import annotations
+
+import time
+
+import bpy
+
+from ..core.jobs import JobMessage, JobState
+from .runtime import RT, JobView
+
+BUDGET = 0.004  # seconds of message handling per tick
+ACTIVE_INTERVAL = 0.05
+IDLE_INTERVAL = 0.5
+
+
+def drain(budget: float = BUDGET) -> list[JobMessage]:
+    """Apply queued messages to the job views; return the final ones (done, failed, cancelled)."""
+    runner = RT.runner
+    if runner is None:
+        return []
+    finished = []
+    deadline = time.perf_counter() + budget
+    while True:
+        try:
+            msg = runner.messages.get_nowait()
+        except Exception:  # queue.Empty
+            break
+        view = RT.views.get(msg.job_id)
+        if view is None:
+            view = RT.views[msg.job_id] = JobView(msg.job_id, msg.record.name if msg.record else runner.jobs[msg.job_id].name)
+        view.apply(msg)
+        if msg.state.finished:
+            finished.append(msg)
+        if time.perf_counter() > deadline:
+            break
+    return finished
+
+
+def handle_finished(msg: JobMessage) -> None:
+    """Import a done job's result; show a failed job's error."""
+    view = RT.views.get(msg.job_id)
+    if msg.state is JobState.DONE and msg.record is not None:
+        if msg.record.seed is not None and msg.record.seed >= 0:
+            for scene in bpy.data.scenes:
+                if hasattr(scene, "hunyuan3d") and msg.record.seed < 2**31:
+                    scene.hunyuan3d.last_seed = msg.record.seed
+        try:
+            result = bpy.ops.hunyuan3d.import_result("EXEC_DEFAULT", True, job_id=msg.job_id)
+        except RuntimeError as exc:  # the operator reported an error
+            RT.last_error = str(exc).splitlines()[-1].removeprefix("Error: ").strip()
+            result = {"CANCELLED"}
+        if view and "FINISHED" in result:
+            view.progress = "Imported"
+    elif msg.state is JobState.FAILED:
+        RT.last_error = msg.error
+
+
+def pump() -> float:
+    """Timer body: drain messages, import at most one finished result, redraw. Returns the next interval."""
+    finished = drain()
+    for msg in finished:
+        handle_finished(msg)
+    redraw()
+    active = bool(RT.runner and RT.runner.active()) or finished
+    return ACTIVE_INTERVAL if active else IDLE_INTERVAL
+
+
+def redraw() -> None:
+    running = [v for v in RT.views.values() if not v.state.finished]
+    RT.status_text = f"Hunyuan3D: {len(running)} job{'s' if len(running) != 1 else ''} running ({min(v.fraction for v in running):.0%})" if running else ""
+    wm = getattr(bpy.context, "window_manager", None)
+    if wm is None:
+        return
+    for window in wm.windows:
+        for area in window.screen.areas:
+            if area.type in ("VIEW_3D", "STATUSBAR"):
+                area.tag_redraw()
+
+
+def draw_status(self: bpy.types.Header, context: bpy.types.Context) -> None:
+    if RT.status_text:
+        self.layout.label(text=RT.status_text, icon="MESH_MONKEY")
+
+
+def _timer() -> float:
+    try:
+        return pump()
+    except Exception as exc:
+        RT.last_error = f"Unexpected error in the job monitor ({type(exc).__name__}: {exc})."
+        return IDLE_INTERVAL
+
+
+def start() -> None:
+    if not bpy.app.timers.is_registered(_timer):
+        bpy.app.timers.register(_timer, first_interval=0.1, persistent=True)
+    bpy.types.STATUSBAR_HT_header.append(draw_status)
+
+
+def stop() -> None:
+    if bpy.app.timers.is_registered(_timer):
+        bpy.app.timers.unregister(_timer)
+    try:
+        bpy.types.STATUSBAR_HT_header.remove(draw_status)
+    except ValueError:
+        pass
