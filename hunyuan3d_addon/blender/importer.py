@@ -144,8 +144,9 @@ def fit_to_original(obj: bpy.types.Object, matrix: Matrix, lo: Vector, hi: Vecto
 
 
 def select_only(context: bpy.types.Context, obj: bpy.types.Object) -> None:
-    for o in context.view_layer.objects:
-        o.select_set(False)
+    for o in bpy.data.objects:  # not view_layer.objects: its bases can be stale after a removal
+        if o.select_get():
+            o.select_set(False)
     obj.select_set(True)
     context.view_layer.objects.active = obj
 
@@ -170,8 +171,7 @@ def import_result(context: bpy.types.Context, path: Path, fmt: str, name: str, o
         fit_to_original(obj, matrix, Vector(retex["bounds"][0]), Vector(retex["bounds"][1]))
         base = retex["object"]
         if original is not None and retex.get("replace"):
-            bpy.data.objects.remove(original)
-            original = None
+            original.name = f"{base}.replaced"  # removed below, once nothing iterates the view layer
             name = base
         else:
             name = f"{base}_textured"
@@ -183,6 +183,8 @@ def import_result(context: bpy.types.Context, path: Path, fmt: str, name: str, o
     obj.name = name
     obj.data.name = name
     select_only(context, obj)
+    if original is not None and retex and retex.get("replace"):
+        bpy.data.objects.remove(original)
     return obj
 
 
@@ -194,7 +196,7 @@ def export_for_retexture(context: bpy.types.Context, obj: bpy.types.Object, path
     lo, hi = bounds(mesh)
     temp = bpy.data.objects.new("hunyuan3d_export", mesh)
     context.scene.collection.objects.link(temp)
-    selected = [o for o in context.view_layer.objects if o.select_get()]
+    selected = [o for o in bpy.data.objects if o.select_get()]
     active = context.view_layer.objects.active
     try:
         select_only(context, temp)
@@ -205,7 +207,6 @@ def export_for_retexture(context: bpy.types.Context, obj: bpy.types.Object, path
         bpy.data.objects.remove(temp)
         bpy.data.meshes.remove(mesh)
         for o in selected:
-            if o.name in context.view_layer.objects:
-                o.select_set(True)
+            o.select_set(True)
         context.view_layer.objects.active = active
     return {"object": obj.name, "matrix": [v for row in obj.matrix_world for v in row], "bounds": [list(lo), list(hi)]}

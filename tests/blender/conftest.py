@@ -41,7 +41,7 @@ def standin() -> Iterator[StandIn]:
 
 
 @pytest.fixture
-def prefs(addon: ModuleType, standin: StandIn, tmp_path: Path):  # noqa: ANN201 - the preferences struct
+def prefs(addon: ModuleType, standin: StandIn, tmp_path: Path):
     p = bpy.context.preferences.addons["bl_ext.user_default.hunyuan3d"].preferences
     p.api_key = standin.api_key
     p.base_url = standin.base_url

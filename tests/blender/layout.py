@@ -66,7 +66,7 @@ class RecordingLayout:
     def template_icon(self, *, icon_value: int, scale: float = 1.0) -> None:
         self.log.append(("template_icon", icon_value))
 
-    def progress(self, *, factor: float, type: str = "BAR", text: str = "") -> None:  # noqa: A002 - Blender's name
+    def progress(self, *, factor: float, type: str = "BAR", text: str = "") -> None:
         assert 0.0 <= factor <= 1.0
         self.log.append(("progress", factor, text))
 

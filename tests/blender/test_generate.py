@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hunyuan3d_addon.core.glb import glb_stats
-from tests.blender.conftest import bpy, pump_until
+from tests.blender.conftest import bpy
 from tests.conftest import GLB, IMAGE, IMAGE2, MV
 from tests.standin import StandIn, models
 
@@ -19,11 +19,11 @@ def hunyuan_objects() -> list:
     return list(coll.objects) if coll else []
 
 
-def world_min_z(obj) -> float:  # noqa: ANN001
+def world_min_z(obj) -> float:
     return min((obj.matrix_world @ v.co).z for v in obj.data.vertices)
 
 
-def bottom_centre(obj):  # noqa: ANN001, ANN201
+def bottom_centre(obj):
     from mathutils import Vector
 
     pts = [obj.matrix_world @ v.co for v in obj.data.vertices]
@@ -32,7 +32,7 @@ def bottom_centre(obj):  # noqa: ANN001, ANN201
     return Vector(((lo.x + hi.x) / 2, (lo.y + hi.y) / 2, lo.z))
 
 
-def image_texture_nodes(obj) -> list:  # noqa: ANN001
+def image_texture_nodes(obj) -> list:
     return [n for slot in obj.material_slots if slot.material and slot.material.node_tree for n in slot.material.node_tree.nodes if n.type == "TEX_IMAGE" and n.image]
 
 
@@ -186,7 +186,7 @@ def test_retexture_selected_mesh(addon, scene, standin: StandIn, replace: bool) 
     assert "export" not in " ".join(o.name for o in bpy.data.objects)
 
 
-def glb_stats_bytes(data: bytes):  # noqa: ANN201
+def glb_stats_bytes(data: bytes):
     import tempfile
 
     with tempfile.NamedTemporaryFile(suffix=".glb", delete=False) as fh:
