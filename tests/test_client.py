@@ -134,7 +134,7 @@ ERRORS = [
 def test_every_status_code_has_its_typed_error_and_message(standin: StandIn, store: ResultStore, status: int, kind: type, text: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     standin.fail_next(status, times=math.inf, path="/v2/hunyuan", headers={"Retry-After": "0"}, body={"error": f"oops {standin.api_key}"})
-    runner = JobRunner(store, make_config(standin, max_retries=2))
+    runner = JobRunner(store, make_config(standin, max_retries=2, max_rate_retries=2))
     job = run(runner, SingleParams(text="x"))
     runner.shutdown(wait=True)
     assert job.state is JobState.FAILED
@@ -151,6 +151,14 @@ def test_error_message_includes_the_servers_reason(standin: StandIn, runner: Job
     standin.fail_next(422, body={"error": "image: could not decode"}, path="/v2/")
     job = run(runner, SingleParams(text="x"))
     assert job.error.message == "Segmind rejected the request (422): image: could not decode. Check the inputs and parameters."
+
+
+def test_rate_limits_get_more_retries_than_other_errors(standin: StandIn, store: ResultStore) -> None:
+    standin.fail_next(429, times=4, path="/v2/hunyuan", headers={"Retry-After": "0"})
+    runner = JobRunner(store, make_config(standin, max_retries=1))
+    job = run(runner, SingleParams(text="x"))
+    runner.shutdown(wait=True)
+    assert job.state is JobState.DONE and len(standin.generation_requests()) == 5
 
 
 def test_html_error_bodies_are_not_shown(standin: StandIn, runner: JobRunner) -> None:

@@ -67,16 +67,19 @@ def api_key(prefs: HUNYUAN3D_AP_preferences) -> str:
 def client_config(context: bpy.types.Context | None = None) -> ClientConfig:
     """A snapshot of the settings for a worker thread (read here, on the main thread)."""
     prefs = get(context)
+    base_url = prefs.base_url.strip()
+    if base_url in ("", DEFAULT_BASE_URL):
+        base_url = os.environ.get("SEGMIND_BASE_URL", "").strip() or DEFAULT_BASE_URL
     return ClientConfig(
         api_key=api_key(prefs),
-        base_url=prefs.base_url.strip() or os.environ.get("SEGMIND_BASE_URL", "") or DEFAULT_BASE_URL,
+        base_url=base_url,
         use_queue=prefs.call_mode == "QUEUE",
         connect_timeout=prefs.connect_timeout,
         read_timeout=prefs.read_timeout,
         sync_timeout=max(600.0, prefs.read_timeout * 10),
         proxy=prefs.proxy.strip(),
         ca_bundle=bpy.path.abspath(prefs.ca_bundle) if prefs.ca_bundle else "",
-        upload_url=DEFAULT_UPLOAD_URL if (prefs.base_url.strip() or DEFAULT_BASE_URL) == DEFAULT_BASE_URL else prefs.base_url.strip().rstrip("/") + "/upload-asset",
+        upload_url=DEFAULT_UPLOAD_URL if base_url == DEFAULT_BASE_URL else base_url.rstrip("/") + "/upload-asset",
         upload_assets=prefs.upload_assets,
     )
 

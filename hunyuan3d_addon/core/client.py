@@ -54,6 +54,7 @@ class ClientConfig:
     upload_url: str = DEFAULT_UPLOAD_URL
     upload_assets: bool = False
     max_retries: int = 5
+    max_rate_retries: int = 30
     retry_budget: float = 300.0
     poll_min: float = 0.25
     poll_max: float = 1.0
@@ -371,7 +372,9 @@ class Client:
                 retry_after = None
                 if isinstance(exc, E.TimeoutError_) and method == "POST":
                     raise  # the server may be working on it: do not pay twice
-            if not err.retryable or attempt >= self.config.max_retries:
+            # A 429 is the server pacing us, not a failure: it has its own, larger bound.
+            limit = self.config.max_rate_retries if isinstance(err, E.RateLimitError) else self.config.max_retries
+            if not err.retryable or attempt >= limit:
                 raise err
             delay = retry_after if retry_after is not None else min(30.0, 2.0**attempt) * (0.5 + self.rng.random() / 2)
             if time.monotonic() - started + delay > self.config.retry_budget:
