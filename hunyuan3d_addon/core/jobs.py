@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import errors as E
-from .client import CancelToken, Client, ClientConfig, ModelFile, RateGate, Submission
+from .client import DONE_STATES, CancelToken, Client, ClientConfig, ModelFile, RateGate, Submission
 from .glb import glb_stats
 from .images import MAX_SIDE, read_image_info, shrink_image
 from .params import ENDPOINTS, Params, check_local_file
@@ -318,7 +318,7 @@ class JobRunner:
         typical = 100.0 if textured else 40.0
 
         def on_status(state: str) -> None:
-            label = {"QUEUED": "Queued on Segmind", "PROCESSING": "Generating", "IN_PROGRESS": "Generating", "RUNNING": "Generating"}.get(state, f"Segmind status: {state.title()}")
+            label = {"QUEUED": "Queued on Segmind", "PROCESSING": "Generating", "IN_PROGRESS": "Generating", "RUNNING": "Generating"}.get(state, "Finished on Segmind" if state in DONE_STATES else f"Segmind status: {state.title()}")
             self._set(job, JobState.RUNNING, label, 0.1)
 
         stop = threading.Event()
@@ -345,8 +345,7 @@ class JobRunner:
             if now - last[0] < 0.1:
                 return
             last[0] = now
-            mb = got / 1e6
-            text = f"Downloading {mb:.1f} of {total / 1e6:.1f} MB" if total else f"Downloading {mb:.1f} MB"
+            text = f"Downloading {_size(got)} of {_size(total)}" if total else f"Downloading {_size(got)}"
             job.state = JobState.DOWNLOADING
             self._set(job, JobState.DOWNLOADING, text, 0.9 + (0.09 * got / total if total else 0.0))
 
@@ -404,6 +403,10 @@ class JobRunner:
             sent += record["bytes_sent"]
             records.append(record)
         return PreparedInputs(body_inputs, records, sent)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{max(1, round(n / 1e3))} kB"
 
 
 def params_from_record(record: JobRecord) -> Params:

@@ -174,3 +174,16 @@ def to_format(data: bytes, fmt: str) -> bytes:
             out += struct.pack("<3f", 0, 0, 0) + struct.pack("<9f", *pos[3 * a : 3 * a + 3], *pos[3 * b : 3 * b + 3], *pos[3 * c : 3 * c + 3]) + b"\0\0"
         return bytes(out)
     raise ValueError(fmt)
+
+
+def padded_glb(data: bytes, size: int) -> bytes:
+    """The real mesh plus an unused payload buffer view, so the GLB is ``size`` bytes (benchmarks)."""
+    import os
+
+    doc, binary = split_glb(data)
+    binary += b"\0" * (-len(binary) % 4)
+    extra = max(0, size - len(data) - 64)
+    extra -= extra % 4
+    doc["bufferViews"].append({"buffer": 0, "byteOffset": len(binary), "byteLength": extra})
+    payload = os.urandom(1 << 20) * (extra >> 20) + os.urandom(extra & ((1 << 20) - 1))
+    return join_glb(doc, binary + payload)
