@@ -419,3 +419,12 @@ def test_store_dir_that_cannot_be_written_is_a_clear_error(standin: StandIn, tmp
     job = run(runner, SingleParams(text="x"))
     runner.shutdown(wait=True)
     assert isinstance(job.error, E.StoreError) and "results folder" in job.error.message
+
+
+def test_config_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEGMIND_API_KEY", "env-key-123")
+    monkeypatch.setenv("SEGMIND_BASE_URL", "http://127.0.0.1:9")
+    cfg = ClientConfig.from_env(use_queue=False)
+    assert (cfg.api_key, cfg.base_url, cfg.use_queue) == ("env-key-123", "http://127.0.0.1:9", False)
+    monkeypatch.delenv("SEGMIND_BASE_URL")
+    assert ClientConfig.from_env().base_url == "https://api.segmind.com"

@@ -304,3 +304,16 @@ def test_unregister_cancels_jobs_and_stops_the_pump(addon, scene, standin: Stand
     finally:
         addon.register()
     assert bpy.app.timers.is_registered(addon.blender.pump._timer)
+
+
+def test_one_undo_step_undoes_the_import(addon, scene, standin: StandIn) -> None:
+    bpy.ops.mesh.primitive_cube_add()
+    scene.hunyuan3d.image_path = str(IMAGE)
+    bpy.ops.hunyuan3d.generate(wait="NO")
+    bpy.ops.ed.undo_push(message="before the import")
+    pump_until(addon, lambda: all_finished(addon))
+    assert [o.name for o in hunyuan_objects()] == ["004"]
+    bpy.ops.ed.undo()
+    assert hunyuan_objects() == [] and "Cube" in bpy.data.objects
+    bpy.ops.ed.redo()
+    assert [o.name for o in hunyuan_objects()] == ["004"]
