@@ -21,7 +21,20 @@ from .runtime import RT, JobView, runner, store
 IMAGE_EXT = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
 
 
-def image_file(img: bpy.types.Image, folder: Path) -> str:
+class InputsFolder:
+    """A folder in the results folder for files made from Blender data, created on first use."""
+
+    def __init__(self, context: bpy.types.Context) -> None:
+        self.context = context
+        self._path: Path | None = None
+
+    def __truediv__(self, name: str) -> Path:
+        if self._path is None:
+            self._path = Path(tempfile.mkdtemp(prefix="inputs-", dir=store(self.context).ensure()))
+        return self._path / name
+
+
+def image_file(img: bpy.types.Image, folder: InputsFolder) -> str:
     """A file holding this image, for upload: its own file, its packed bytes, or a saved copy."""
     base = bpy.path.clean_name(Path(img.filepath).stem if img.filepath else Path(img.name).stem)
     if img.packed_file is not None:
@@ -37,7 +50,7 @@ def image_file(img: bpy.types.Image, folder: Path) -> str:
     return str(path)
 
 
-def slot_input(s: HUNYUAN3D_PG_settings, slot: str, folder: Path) -> str | None:
+def slot_input(s: HUNYUAN3D_PG_settings, slot: str, folder: InputsFolder) -> str | None:
     """The path or URL of an input slot: the typed path wins, else the chosen image."""
     path = getattr(s, f"{slot}_path").strip()
     if path:
@@ -57,7 +70,7 @@ def job_name(s: HUNYUAN3D_PG_settings, params: Params) -> str:
 
 def build_spec(context: bpy.types.Context, s: HUNYUAN3D_PG_settings) -> JobSpec:
     """Snapshot the panel's inputs and parameters into a validated job spec (main thread)."""
-    folder = Path(tempfile.mkdtemp(prefix="inputs-", dir=store(context).ensure()))
+    folder = InputsFolder(context)
     seed = -1 if s.random_seed else s.seed
     options = {"face_target": s.face_target(), "reduce": s.reduce_locally, "keep_modifier": s.keep_modifier}
     extra: dict = {}

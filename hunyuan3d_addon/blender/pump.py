@@ -57,7 +57,7 @@ def handle_finished(msg: JobMessage) -> None:
 
 
 def pump() -> float:
-    """Timer body: drain messages, import at most one finished result, redraw. Returns the next interval."""
+    """Timer body: drain messages (within the budget), import finished results, redraw. Returns the next interval."""
     finished = drain()
     for msg in finished:
         handle_finished(msg)

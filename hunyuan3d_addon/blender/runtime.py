@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import bpy
 
@@ -71,6 +70,3 @@ def shutdown() -> None:
     RT.views.clear()
     RT.pending.clear()
 
-
-def result_path(record: JobRecord, context: bpy.types.Context | None = None) -> Path | None:
-    return store(context).result_path(record)

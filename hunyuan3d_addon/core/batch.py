@@ -23,7 +23,7 @@ from typing import Any
 from . import errors as E
 from .client import ClientConfig
 from .jobs import JobRunner, JobSpec, JobState
-from .params import ENDPOINTS, MultiViewParams, Params, SingleParams, is_url
+from .params import ENDPOINTS, MultiViewParams, Params, is_url
 from .store import ResultStore
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
@@ -327,6 +327,3 @@ class Batch:
         self._report.write(json.dumps(entry) + "\n")
         self._report.flush()
 
-
-def single_or_multi(values: dict[str, Any]) -> type[Params]:
-    return MultiViewParams if any(values.get(f"{v}_image") or values.get(v) for v in VIEWS) else SingleParams

@@ -23,7 +23,7 @@ from . import errors as E
 from .client import DONE_STATES, CancelToken, Client, ClientConfig, ModelFile, RateGate, Submission
 from .glb import glb_stats
 from .images import MAX_SIDE, read_image_info, shrink_image
-from .params import ENDPOINTS, Params, check_local_file
+from .params import Params, check_local_file
 from .store import JobRecord, ResultStore, cache_key, file_sha256, new_job_id
 
 log = logging.getLogger(__name__)
@@ -408,7 +408,3 @@ class JobRunner:
 def _size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{max(1, round(n / 1e3))} kB"
 
-
-def params_from_record(record: JobRecord) -> Params:
-    """Rebuild validated parameters from a record (for 'generate again')."""
-    return ENDPOINTS[record.endpoint].from_dict({k: v for k, v in record.params.items() if v is not None})  # type: ignore[return-value]
