@@ -9,7 +9,7 @@ import bpy
 from ..core.jobs import JobState
 from . import preferences
 from .props import settings
-from .runtime import RT, store
+from .runtime import RT, history
 
 STATE_ICONS = {JobState.DONE: "CHECKMARK", JobState.FAILED: "ERROR", JobState.CANCELLED: "X"}
 
@@ -77,6 +77,8 @@ class HUNYUAN3D_PT_main(_Base, bpy.types.Panel):
         row.operator("hunyuan3d.generate", icon="MESH_MONKEY")
         if problem:
             layout.label(text=problem, icon="ERROR")
+        elif RT.credits_left is not None:
+            layout.label(text=f"Segmind credits left: {RT.credits_left:g}")
         if RT.last_error:
             box = layout.box()
             row = box.row()
@@ -153,7 +155,7 @@ class HUNYUAN3D_PT_history(_Base, bpy.types.Panel):
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
-        records = store(context).finished()[:20]
+        records = history(context)
         if not records:
             layout.label(text="No stored results yet")
         for rec in records:

@@ -40,6 +40,9 @@ def drain(budget: float = BUDGET) -> list[JobMessage]:
 def handle_finished(msg: JobMessage) -> None:
     """Import a done job's result; show a failed job's error."""
     view = RT.views.get(msg.job_id)
+    RT.history_key = ()  # a record was written: the History panel reads the folder again
+    if msg.record is not None and msg.record.credits_remaining is not None:
+        RT.credits_left = msg.record.credits_remaining
     if msg.state is JobState.DONE and msg.record is not None:
         if msg.record.seed is not None and msg.record.seed >= 0:
             for scene in bpy.data.scenes:

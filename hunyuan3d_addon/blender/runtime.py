@@ -38,6 +38,9 @@ class Runtime:
     last_error: str = ""
     pending: list[JobRecord] = field(default_factory=list)
     status_text: str = ""
+    credits_left: float | None = None
+    history_key: tuple = ()
+    history: list[JobRecord] = field(default_factory=list)
 
 
 RT = Runtime()
@@ -45,6 +48,19 @@ RT = Runtime()
 
 def store(context: bpy.types.Context | None = None) -> ResultStore:
     return ResultStore(preferences.results_dir(context))
+
+
+def history(context: bpy.types.Context | None = None, limit: int = 20) -> list[JobRecord]:
+    """Finished results, newest first; re-read only when the results folder changed (panels redraw often)."""
+    st = store(context)
+    try:
+        key = (str(st.root), st.root.stat().st_mtime_ns)
+    except OSError:
+        return []
+    if key != RT.history_key:
+        RT.history = st.finished()[:limit]
+        RT.history_key = key
+    return RT.history
 
 
 def runner(context: bpy.types.Context | None = None) -> JobRunner:

@@ -49,6 +49,7 @@ def test_generate_returns_at_once_and_the_pump_imports(addon, scene, standin: St
     assert obj.name == "004"
     (view,) = views(addon)
     assert view.imported == "004" and view.progress == "Imported"
+    assert "Segmind credits left: 999" in draw_panel(addon, "HUNYUAN3D_PT_main").texts()
     assert "Hunyuan3D: 1 job running" not in addon.blender.runtime.RT.status_text
 
 
