@@ -428,3 +428,21 @@ def test_config_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (cfg.api_key, cfg.base_url, cfg.use_queue) == ("env-key-123", "http://127.0.0.1:9", False)
     monkeypatch.delenv("SEGMIND_BASE_URL")
     assert ClientConfig.from_env().base_url == "https://api.segmind.com"
+
+
+def test_one_429_holds_back_every_client_sharing_the_gate(standin: StandIn) -> None:
+    from hunyuan3d_addon.core.client import RateGate
+
+    gate = RateGate()
+    first, second = Client(make_config(standin), gate), Client(make_config(standin), gate)
+    standin.fail_next(429, times=1, path="/v2/hunyuan", headers={"Retry-After": "1"})
+    t = threading.Thread(target=first.submit, args=("hunyuan-3d-2", {"text": "a"}, CancelToken()))
+    t.start()
+    while not standin.generation_requests():
+        time.sleep(0.01)
+    time.sleep(0.1)
+    t0 = time.monotonic()
+    second.get_credits()
+    assert time.monotonic() - t0 >= 0.7  # waited for the shared back-off, without a 429 of its own
+    t.join()
+    assert [r.path for r in standin.requests].count("/v1/get-user-credits") == 1

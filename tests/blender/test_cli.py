@@ -146,6 +146,7 @@ def test_batch_of_12_with_rate_limits_and_one_permanent_failure_then_resume(addo
     for e in done:
         assert (out / e["output"]).is_file() and e["seed"] is not None and e["seconds"] > 0
     assert "11 done, 1 failed" in err
+    assert "[########################] 12/12: 11 done, 1 failed, 0 running" in err  # plain progress lines off a terminal
     bodies = [r.body for r in standin.generation_requests()]
     assert all(b.get("num_inference_steps") == 40 or b.get("steps") == 40 for b in bodies)
 
