@@ -186,3 +186,17 @@ def test_multiview_urls_pass_through_untouched(standin: StandIn, runner: JobRunn
     job = runner.run(JobSpec(MultiViewParams(front_image="https://example.invalid/f.png").validated()))
     assert job.state is JobState.DONE
     assert standin.last_body()["front_image"] == "https://example.invalid/f.png"
+
+
+def test_a_shutdown_keeps_submitted_jobs_resumable_and_ends_queued_ones(store: ResultStore) -> None:
+    with StandIn(job_time=5) as server:
+        runner = JobRunner(store, make_config(server), max_workers=1)
+        first = runner.submit(JobSpec(SingleParams(text="paid for").validated()))
+        second = runner.submit(JobSpec(SingleParams(text="never sent").validated()))
+        while not first.record.request_id:
+            time.sleep(0.01)
+        runner.shutdown(wait=True)
+        assert first.wait(1) and second.wait(1)
+        assert first.state is JobState.CANCELLED and second.state is JobState.CANCELLED
+        assert [r.id for r in store.pending()] == [first.id]
+        assert store.load(second.id) is None and len(server.generation_requests()) == 1

@@ -259,9 +259,15 @@ class Batch:
         todo = [it for it in self.items if it.key not in skip]
         self.progress.skipped = len(self.items) - len(todo)
         jobs = {}
+        pending: set[str] = set()
+        # Jobs Segmind already has from an interrupted run are fetched, not paid for again.
+        resumable = {r.extra.get("batch_key"): r for r in self.store.pending()} if self.resume else {}
         try:
             for item in todo:
-                job = self.runner.submit(JobSpec(item.params, name=item.name, extra={"batch_key": item.key}))
+                if item.key in resumable:
+                    job = self.runner.resume(resumable[item.key])
+                else:
+                    job = self.runner.submit(JobSpec(item.params, name=item.name, extra={"batch_key": item.key}))
                 jobs[job.id] = item
             pending = set(jobs)
             while pending:

@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from .client import DONE_STATES, CancelToken, Client, ClientConfig, ModelFile, R
 from .glb import glb_stats
 from .images import MAX_SIDE, read_image_info, shrink_image
 from .params import Params, check_local_file
-from .store import JobRecord, ResultStore, cache_key, file_sha256, new_job_id
+from .store import PENDING_STATES, JobRecord, ResultStore, cache_key, file_sha256, new_job_id
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,8 @@ class Job:
         self.result: ModelFile | None = None
         self.cancel_token = CancelToken()
         self.done = threading.Event()
+        self.interrupted = False  # stopped by a shutdown rather than by the user: stays resumable
+        self.future: Future | None = None
 
     @property
     def elapsed(self) -> float:
@@ -190,16 +192,29 @@ class JobRunner:
                 del self.jobs[job_id]
 
     def shutdown(self, wait: bool = False) -> None:
-        """Cancel every job and stop the pool (workers end within half a second)."""
-        self.cancel_all()
+        """Stop every job and the pool (workers end within half a second).
+
+        Unlike a user's cancel, a shutdown (Blender quitting, Ctrl-C in a batch) leaves queue jobs
+        that Segmind already has as pending records, to be resumed later: they are paid for.
+        """
+        for job in list(self.jobs.values()):
+            job.interrupted = True
+            job.cancel()
         self._pool.shutdown(wait=wait, cancel_futures=True)
+        for job in list(self.jobs.values()):
+            if job.future is not None and job.future.cancelled() and not job.done.is_set():
+                job.state, job.progress = JobState.CANCELLED, "Stopped before it started"
+                job.record.status = "cancelled"
+                job.ended = time.monotonic()
+                self._post(job)
+                job.done.set()
 
     # -- worker ---------------------------------------------------------------------------------
     def _start(self, job: Job) -> Job:
         with self._lock:
             self.jobs[job.id] = job
         self._post(job)
-        self._pool.submit(self._run, job)
+        job.future = self._pool.submit(self._run, job)
         return job
 
     def _post(self, job: Job) -> None:
@@ -240,9 +255,13 @@ class JobRunner:
             job.progress = "Done (from the results cache, no credits spent)" if job.record.cached_from else "Done"
         except E.CancelledError:
             job.error = None
-            job.record.status = "cancelled"
-            job.record.error = "Cancelled."
-            job.state, job.progress = JobState.CANCELLED, "Cancelled"
+            job.state = JobState.CANCELLED
+            if job.interrupted and job.record.request_id and job.record.mode == "queue":
+                job.progress = "Interrupted; Segmind still has it, so it can be resumed"
+            else:
+                job.record.status = "cancelled"
+                job.record.error = "Cancelled."
+                job.progress = "Cancelled"
         except E.Hunyuan3DError as exc:
             job.error = exc
             job.record.status = "failed"
@@ -256,7 +275,8 @@ class JobRunner:
             job.state, job.progress = JobState.FAILED, job.error.message
         finally:
             client.close()
-            job.record.finished = time.time()
+            if job.record.status not in PENDING_STATES:
+                job.record.finished = time.time()
             job.record.credits_remaining = client.remaining_credits if client.remaining_credits is not None else job.record.credits_remaining
             job.record.credits_consumed = client.credits_consumed if client.credits_consumed is not None else job.record.credits_consumed
             job.ended = time.monotonic()

@@ -176,6 +176,8 @@ def test_ctrl_c_leaves_a_consistent_report_then_resume_finishes(addon, scene, st
     standin.job_time = 0
     assert cli(addon, "batch", str(src), "--out-dir", str(out), "--resume", "--base-url", standin.base_url) == 0
     assert len(list(out.glob("*.glb"))) == 7
+    # jobs Segmind had when Ctrl-C came were fetched on resume, not submitted (and paid) again
+    assert len(standin.generation_requests()) == 7
 
 
 def test_manifest_problems_are_all_reported_and_nothing_is_sent(addon, scene, standin: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
