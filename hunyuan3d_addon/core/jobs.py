@@ -362,8 +362,8 @@ class JobRunner:
 
         def on_bytes(got: int, total: int | None) -> None:
             now = time.monotonic()
-            if now - last[0] < 0.1:
-                return
+            if now - last[0] < 0.1 or (total is not None and total < 256 * 1024):
+                return  # small answers (a JSON result document) are not worth a progress line
             last[0] = now
             text = f"Downloading {_size(got)} of {_size(total)}" if total else f"Downloading {_size(got)}"
             job.state = JobState.DOWNLOADING
