@@ -129,6 +129,16 @@ def _decode_input(value: str) -> bytes | None:
         return b""
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client hanging up is not news
+            super().handle_error(request, client_address)
+
+
 class StandIn:
     """Start with ``with StandIn() as s:``; ``s.base_url`` is the API host."""
 
@@ -148,9 +158,8 @@ class StandIn:
         self._lock = threading.Lock()
         self._recent: deque[float] = deque()
         self._stopping = threading.Event()
-        self._api = ThreadingHTTPServer(("127.0.0.1", 0), self._handler("api"))
-        self._files = ThreadingHTTPServer(("127.0.0.1", 0), self._handler("files"))
-        self._api.daemon_threads = self._files.daemon_threads = True
+        self._api = _Server(("127.0.0.1", 0), self._handler("api"))
+        self._files = _Server(("127.0.0.1", 0), self._handler("files"))
         self.base_url = f"http://127.0.0.1:{self._api.server_address[1]}"
         self.files_url = f"http://127.0.0.1:{self._files.server_address[1]}"
         self.upload_url = self.base_url + "/upload-asset"
