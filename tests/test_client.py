@@ -446,3 +446,11 @@ def test_one_429_holds_back_every_client_sharing_the_gate(standin: StandIn) -> N
     assert time.monotonic() - t0 >= 0.7  # waited for the shared back-off, without a 429 of its own
     t.join()
     assert [r.path for r in standin.requests].count("/v1/get-user-credits") == 1
+
+
+def test_a_job_that_never_finishes_stops_polling_at_the_job_timeout(store: ResultStore) -> None:
+    with StandIn(job_time=60) as server:
+        runner = JobRunner(store, make_config(server, job_timeout=0.5))
+        job = run(runner, SingleParams(text="x"))
+        runner.shutdown(wait=True)
+    assert isinstance(job.error, E.TimeoutError_) and "did not finish the job within" in job.error.message

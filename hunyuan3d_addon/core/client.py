@@ -60,6 +60,7 @@ class ClientConfig:
     retry_budget: float = 300.0
     poll_min: float = 0.1
     poll_max: float = 1.0
+    job_timeout: float = 3600.0  # queued results expire after an hour: stop polling then
 
     @classmethod
     def from_env(cls, **overrides: Any) -> ClientConfig:
@@ -457,6 +458,8 @@ class Client:
             if state in DONE_STATES:
                 return data
             age = time.monotonic() - started
+            if age > self.config.job_timeout:
+                raise E.TimeoutError_(f"Segmind did not finish the job within {self.config.job_timeout / 60:g} minutes (last status: {state or 'none'}). Try again later.")
             cancel.sleep(min(self.config.poll_max, max(self.config.poll_min, 0.04 * age)))
 
     def _same_origin(self, url: str) -> str:
