@@ -51,3 +51,23 @@ def test_folder_items_and_views_without_front(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "name"), [("../../etc/passwd", "passwd"), ("a b/c?d", "c_d"), ("..", "model"), ("C:\\x\\y.png", "y.png"), (".hidden", "hidden")])
 def test_safe_names(text: str, name: str) -> None:
     assert safe_name(text) == name
+
+
+def test_a_later_batch_never_overwrites_another_inputs_result(standin, tmp_path: Path) -> None:
+    from hunyuan3d_addon.core.batch import Batch
+    from tests.conftest import IMAGE2, make_config
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mine.glb").write_bytes(b"the user's own file")
+    for folder, image in (("a", IMAGE), ("b", IMAGE2), ("a", IMAGE)):
+        src = tmp_path / folder
+        src.mkdir(exist_ok=True)
+        shutil.copy(image, src / "chair.png")
+        shutil.copy(image, src / "mine.png")
+        Batch(discover(src), out, make_config(standin)).run()
+    names = sorted(p.name for p in out.glob("*.glb"))
+    assert len(names) == 5 and "chair.glb" in names and "mine.glb" in names
+    assert (out / "mine.glb").read_bytes() == b"the user's own file"
+    # the same input again rewrites its own result, not a third copy
+    assert len([n for n in names if n.startswith("chair")]) == 2

@@ -216,20 +216,20 @@ class Progress:
         return (time.monotonic() - self.started) / self.finished * todo
 
 
-def read_report(out_dir: Path) -> dict[str, dict[str, Any]]:
-    """The latest report line of every item (a torn last line is ignored)."""
-    latest: dict[str, dict[str, Any]] = {}
+def report_lines(out_dir: Path) -> list[dict[str, Any]]:
+    """Every readable line of the report, oldest first (a torn last line is ignored)."""
     path = out_dir / REPORT
     if not path.exists():
-        return latest
+        return []
+    entries = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             entry = json.loads(line)
         except ValueError:
             continue
         if isinstance(entry, dict) and "key" in entry:
-            latest[entry["key"]] = entry
-    return latest
+            entries.append(entry)
+    return entries
 
 
 class Batch:
@@ -246,28 +246,35 @@ class Batch:
         self.store = ResultStore(out_dir / ".hunyuan3d")
         self.runner = JobRunner(self.store, config, max_workers=concurrency, shrink_cmd=shrink_cmd)
         self.progress = Progress(len(items))
+        # Which input each existing output came from: a later batch never overwrites another input's result.
+        self._owners = {e["output"]: e.get("input") for e in report_lines(out_dir) if e.get("output")}
         self._report = (out_dir / REPORT).open("a", encoding="utf-8")
 
-    def done_before(self) -> set[str]:
+    def done_before(self) -> set[tuple[str, str]]:
+        """(key, input) of the items the report lists as done, whose output is still there."""
         if not self.resume:
             return set()
-        return {k for k, e in read_report(self.out_dir).items() if e.get("status") == "done" and e.get("output") and (self.out_dir / e["output"]).is_file()}
+        return {
+            (e["key"], e.get("input", ""))
+            for e in report_lines(self.out_dir)
+            if e.get("status") == "done" and e.get("output") and (self.out_dir / e["output"]).is_file()
+        }
 
     def run(self, on_update: Callable[[Progress, str], None] | None = None) -> Progress:
         """Run every item not done yet; returns the final counts."""
         skip = self.done_before()
-        todo = [it for it in self.items if it.key not in skip]
+        todo = [it for it in self.items if (it.key, it.source) not in skip]
         self.progress.skipped = len(self.items) - len(todo)
         jobs = {}
         pending: set[str] = set()
         # Jobs Segmind already has from an interrupted run are fetched, not paid for again.
-        resumable = {r.extra.get("batch_key"): r for r in self.store.pending()} if self.resume else {}
+        resumable = {(r.extra.get("batch_key"), r.extra.get("batch_source")): r for r in self.store.pending()} if self.resume else {}
         try:
             for item in todo:
-                if item.key in resumable:
-                    job = self.runner.resume(resumable[item.key])
+                if (item.key, item.source) in resumable:
+                    job = self.runner.resume(resumable[item.key, item.source])
                 else:
-                    job = self.runner.submit(JobSpec(item.params, name=item.name, extra={"batch_key": item.key}))
+                    job = self.runner.submit(JobSpec(item.params, name=item.name, extra={"batch_key": item.key, "batch_source": item.source}))
                 jobs[job.id] = item
             pending = set(jobs)
             while pending:
@@ -302,7 +309,7 @@ class Batch:
 
     def _finish(self, item: BatchItem, job: Any) -> str:
         if job.state is JobState.DONE and job.result is not None:
-            target = self.out_dir / f"{item.name}.{job.result.format}"
+            target = self._target(item, job.result.format)
             tmp = target.with_name(f".{target.name}.tmp")
             shutil.copyfile(job.result.path, tmp)
             os.replace(tmp, target)
@@ -313,6 +320,14 @@ class Batch:
         message = job.error.message if job.error else job.progress
         self._record(item, job, "failed" if job.state is JobState.FAILED else "not done", error=message)
         return f"failed  {item.name}: {message}"
+
+    def _target(self, item: BatchItem, fmt: str) -> Path:
+        target = self.out_dir / f"{item.name}.{fmt}"
+        if target.exists() and self._owners.get(target.name) != item.source:
+            digest = hashlib.sha1(item.source.encode()).hexdigest()[:6]
+            target = self.out_dir / f"{item.name}-{digest}.{fmt}"
+        self._owners[target.name] = item.source
+        return target
 
     def _record(self, item: BatchItem, job: Any, status: str, output: str = "", error: str = "") -> None:
         rec = job.record
