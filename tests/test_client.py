@@ -133,14 +133,15 @@ ERRORS = [
 @pytest.mark.parametrize(("status", "kind", "text"), ERRORS)
 def test_every_status_code_has_its_typed_error_and_message(standin: StandIn, store: ResultStore, status: int, kind: type, text: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    standin.fail_next(status, times=math.inf, path="/v2/hunyuan", headers={"Retry-After": "0"}, body={"error": f"oops {standin.api_key}"})
+    standin.fail_next(status, times=math.inf, path="/hunyuan", headers={"Retry-After": "0"}, body={"error": f"oops {standin.api_key}"})
     runner = JobRunner(store, make_config(standin, max_retries=2, max_rate_retries=2))
     job = run(runner, SingleParams(text="x"))
     runner.shutdown(wait=True)
     assert job.state is JobState.FAILED
     assert isinstance(job.error, kind) and text in job.error.message
     retried = status in (429, 502, 503, 504)
-    assert len(standin.generation_requests()) == (3 if retried else 1)
+    fell_back = status in (404, 405)  # no queue for this model? the synchronous call is tried too
+    assert len(standin.generation_requests()) == (3 if retried else 2 if fell_back else 1)
     assert standin.api_key not in job.error.message and standin.api_key not in caplog.text
     assert job.error.message.endswith(".")
     assert leftovers(store) == []
@@ -454,3 +455,24 @@ def test_a_job_that_never_finishes_stops_polling_at_the_job_timeout(store: Resul
         job = run(runner, SingleParams(text="x"))
         runner.shutdown(wait=True)
     assert isinstance(job.error, E.TimeoutError_) and "did not finish the job within" in job.error.message
+
+
+@pytest.mark.parametrize("status", [404, 405])
+def test_a_model_without_a_queue_runs_synchronously(standin: StandIn, runner: JobRunner, status: int) -> None:
+    standin.fail_next(status, times=math.inf, path="/v2/hunyuan")
+    job = run(runner, SingleParams(text="x", seed=3))
+    assert job.state is JobState.DONE, job.progress
+    assert [r.path for r in standin.generation_requests()] == ["/v2/hunyuan-3d-2", "/v1/hunyuan-3d-2"]
+    assert job.record.mode == "sync" and standin.generation_requests()[1].body["seed"] == 3
+
+
+def test_an_endpoint_that_refuses_json_gets_form_data(standin: StandIn, runner: JobRunner) -> None:
+    standin.form_only = {"hunyuan3d-2mv"}
+    job = run(runner, MultiViewParams(front_image=str(MV / "front.png"), steps=12, guidance_scale=4.5, remove_background=False, seed=5, file_type="obj"))
+    assert job.state is JobState.DONE, job.progress
+    first, second = standin.generation_requests()
+    assert not first.form and second.form
+    body = second.body
+    assert base64.b64decode(body.pop("front_image")) == (MV / "front.png").read_bytes()
+    assert body == {"steps": 12, "guidance_scale": 4.5, "seed": 5, "randomize_seed": False, "octree_resolution": 256, "num_chunks": 200000, "target_face_num": 10000, "file_type": "obj", "remove_background": False}
+    assert job.result.format == "obj"

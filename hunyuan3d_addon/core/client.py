@@ -312,7 +312,7 @@ class Client:
             return {"x-api-key": self.config.api_key}
         return {}
 
-    def _send_once(self, method: str, url: str, cancel: CancelToken, *, json_body: Any = None, timeout: float | None = None, stream: bool = True) -> requests.Response:
+    def _send_once(self, method: str, url: str, cancel: CancelToken, *, json_body: Any = None, form: bool = False, timeout: float | None = None, stream: bool = True) -> requests.Response:
         """One request; the calling thread waits for headers but returns within 50 ms of a cancel."""
         cancel.check()
         headers = self._headers_for(url)
@@ -322,7 +322,8 @@ class Client:
 
         def run() -> None:
             try:
-                box["resp"] = self.session.request(method, url, headers=headers, json=json_body, stream=stream, timeout=(self.config.connect_timeout, read_timeout))
+                body = {"files": _form_fields(json_body)} if form else {"json": json_body}
+                box["resp"] = self.session.request(method, url, headers=headers, stream=stream, timeout=(self.config.connect_timeout, read_timeout), **body)
             except BaseException as exc:
                 box["exc"] = exc
             finally:
@@ -355,14 +356,14 @@ class Client:
                 except ValueError:
                     pass
 
-    def request(self, method: str, url: str, cancel: CancelToken, *, json_body: Any = None, timeout: float | None = None, ok: tuple[int, ...] = ()) -> requests.Response:
+    def request(self, method: str, url: str, cancel: CancelToken, *, json_body: Any = None, form: bool = False, timeout: float | None = None, ok: tuple[int, ...] = ()) -> requests.Response:
         """A request with bounded retries for 429, 502-504 and connection errors; raises typed errors."""
         attempt = 0
         started = time.monotonic()
         while True:
             self.gate.wait(cancel)
             try:
-                resp = self._send_once(method, url, cancel, json_body=json_body, timeout=timeout)
+                resp = self._send_once(method, url, cancel, json_body=json_body, form=form, timeout=timeout)
                 if resp.status_code < 400 or resp.status_code in ok:
                     return resp
                 retry_after = _parse_retry_after(resp.headers.get("Retry-After"))
@@ -422,9 +423,19 @@ class Client:
             raise E.BadResponseError("The upload service returned no file URL. Turn off uploads in Preferences to send files inline.")
         return urls[0]
 
+    def _post_body(self, url: str, body: dict[str, Any], cancel: CancelToken, timeout: float | None = None) -> requests.Response:
+        """POST a request body as JSON (Segmind's convention), or as form data if JSON is refused (415)."""
+        try:
+            return self.request("POST", url, cancel, json_body=body, timeout=timeout)
+        except E.RequestError as exc:
+            if exc.status != 415:
+                raise
+            log.info("%s refused JSON (415): sending form data", urlsplit(url).path)
+            return self.request("POST", url, cancel, json_body=body, form=True, timeout=timeout)
+
     def submit(self, slug: str, body: dict[str, Any], cancel: CancelToken) -> Submission:
         """Queue a job (``POST /v2/<slug>``)."""
-        resp = self.request("POST", self.api_url(f"/v2/{slug}"), cancel, json_body=body)
+        resp = self._post_body(self.api_url(f"/v2/{slug}"), body, cancel)
         data = self._small_json(resp)
         rid = data.get("request_id") if isinstance(data, dict) else None
         if not rid:
@@ -475,7 +486,7 @@ class Client:
 
     def run_sync(self, slug: str, body: dict[str, Any], dest: Path, cancel: CancelToken, expected: str | None = None, on_bytes: Callable[[int, int | None], None] | None = None) -> ModelFile:
         """Run a job with one blocking call (``POST /v1/<slug>``) and save its model."""
-        resp = self.request("POST", self.api_url(f"/v1/{slug}"), cancel, json_body=body, timeout=self.config.sync_timeout)
+        resp = self._post_body(self.api_url(f"/v1/{slug}"), body, cancel, timeout=self.config.sync_timeout)
         return self.save_model_response(resp, dest, cancel, expected, on_bytes)
 
     # -- responses and downloads -------------------------------------------------------------
@@ -620,6 +631,11 @@ class Client:
         final = dest.with_name(f"{dest.name}.{fmt}")
         os.replace(part, final)
         return ModelFile(final, fmt, final.stat().st_size)
+
+
+def _form_fields(body: dict[str, Any]) -> dict[str, tuple[None, str]]:
+    """A JSON body as multipart form fields, the way Segmind's JavaScript sample sends them."""
+    return {k: (None, json.dumps(v) if isinstance(v, bool) else str(v)) for k, v in body.items()}
 
 
 def _open_for_write(path: Path):

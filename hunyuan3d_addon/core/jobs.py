@@ -312,13 +312,21 @@ class JobRunner:
         body = params.body(prepared.body_inputs)
         dest = self.store.dest(job.id)
         on_bytes = self._download_progress(job)
-        if not cfg.use_queue:
+        sub = None
+        if cfg.use_queue:
+            self._set(job, JobState.SUBMITTED, "Submitting to Segmind", 0.06)
+            try:
+                sub = client.submit(params.ENDPOINT, body, job.cancel_token)
+            except (E.NotFoundError, E.RequestError) as exc:
+                if exc.status not in (404, 405):
+                    raise
+                log.info("the queue has no %s (%s): running it synchronously", params.ENDPOINT, exc.status)
+                job.record.mode = "sync"
+        if sub is None:
             job.record.submitted = time.time()
             self._set(job, JobState.RUNNING, "Generating (waiting for Segmind's answer)", 0.1)
             result = client.run_sync(params.ENDPOINT, body, dest, job.cancel_token, params.output_format, on_bytes)
         else:
-            self._set(job, JobState.SUBMITTED, "Submitting to Segmind", 0.06)
-            sub = client.submit(params.ENDPOINT, body, job.cancel_token)
             job.record.request_id, job.record.status_url, job.record.response_url = sub.request_id, sub.status_url, sub.response_url
             job.record.submitted = time.time()
             job.record.status = JobState.SUBMITTED.value

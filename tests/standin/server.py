@@ -64,6 +64,7 @@ class Recorded:
     body: Any
     raw_len: int
     server: str  # "api" or "files"
+    form: bool = False  # sent as multipart form data
     at: float = field(default_factory=time.monotonic)
 
 
@@ -118,6 +119,24 @@ def _check(rules: dict[str, tuple], body: dict) -> str:
     return ""
 
 
+def _parse_form(content_type: str, raw: bytes) -> dict[str, Any]:
+    """Multipart form fields, typed the way a form-parsing server types them (by each field's rule)."""
+    import email
+
+    msg = email.message_from_bytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+    out: dict[str, Any] = {}
+    rules = {**_SINGLE_RULES, **_MULTI_RULES}
+    for part in msg.get_payload() if msg.is_multipart() else []:
+        name = part.get_param("name", header="content-disposition")
+        text = part.get_payload(decode=True).decode()
+        kind = rules.get(name, ("str",))[0]
+        try:
+            out[name] = {"int": int, "num": float, "bool": lambda t: {"true": True, "false": False}[t]}.get(kind, lambda t: int(t) if t.isdigit() else t)(text)
+        except (KeyError, ValueError):
+            out[name] = text
+    return out
+
+
 def _decode_input(value: str) -> bytes | None:
     if value.startswith(("http://", "https://")):
         return None
@@ -149,6 +168,7 @@ class StandIn:
         self.queue_output = queue_output  # v2 result: url | base64 | raw | inline (output in the status answer)
         self.credits = credits
         self.rate_limit = rate_limit  # generation requests per minute
+        self.form_only: set[str] = set()  # endpoints that answer 415 to JSON bodies (as a form-only server would)
         self.glb = glb if glb is not None else models.WHITE_GLB.read_bytes()
         self.requests: list[Recorded] = []
         self.files: dict[str, bytes] = {}
@@ -248,11 +268,15 @@ class StandIn:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    body = {"_unparsed": raw[:200].decode(errors="replace")}
-                rec = Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, len(raw), which)
+                ctype = self.headers.get("Content-Type", "")
+                if ctype.startswith("multipart/form-data"):
+                    body = _parse_form(ctype, raw)
+                else:
+                    try:
+                        body = json.loads(raw) if raw else None
+                    except ValueError:
+                        body = {"_unparsed": raw[:200].decode(errors="replace")}
+                rec = Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, len(raw), which, form=ctype.startswith("multipart/form-data"))
                 with outer._lock:
                     outer.requests.append(rec)
                 reply = outer._scripted(rec) or (outer._route_api(rec) if which == "api" else outer._route_files(rec))
@@ -350,6 +374,8 @@ class StandIn:
     def _generate(self, version: str, slug: str, rec: Recorded) -> Reply:
         if slug not in (SINGLE, MULTI):
             return Reply(404, {"error": f"Model {slug} not found"})
+        if slug in self.form_only and not rec.form:
+            return Reply(415, {"error": "Unsupported Media Type: send multipart/form-data"})
         body = rec.body
         if not isinstance(body, dict):
             return Reply(400, {"error": "Body must be a JSON object"})
