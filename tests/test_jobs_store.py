@@ -200,3 +200,28 @@ def test_a_shutdown_keeps_submitted_jobs_resumable_and_ends_queued_ones(store: R
         assert first.state is JobState.CANCELLED and second.state is JobState.CANCELLED
         assert [r.id for r in store.pending()] == [first.id]
         assert store.load(second.id) is None and len(server.generation_requests()) == 1
+
+
+def test_a_process_exits_at_once_with_a_job_still_running_and_the_job_stays_resumable(tmp_path: Path) -> None:
+    script = f"""
+import sys, time
+sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+from tests.standin import StandIn
+from tests.conftest import make_config
+from hunyuan3d_addon.core.jobs import JobRunner, JobSpec
+from hunyuan3d_addon.core.params import SingleParams
+from hunyuan3d_addon.core.store import ResultStore
+server = StandIn(job_time=60).start()
+runner = JobRunner(ResultStore({str(tmp_path)!r}), make_config(server))
+job = runner.submit(JobSpec(SingleParams(text="long").validated()))
+while not job.record.request_id:
+    time.sleep(0.01)
+time.sleep(0.3)
+print(job.id)
+"""  # exits without shutting anything down, as a quitting Blender may
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - t0 < 10
+    job_id = proc.stdout.split()[-1]
+    assert [r.id for r in ResultStore(tmp_path).pending()] == [job_id]

@@ -14,7 +14,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,7 +89,7 @@ class Job:
         self.cancel_token = CancelToken()
         self.done = threading.Event()
         self.interrupted = False  # stopped by a shutdown rather than by the user: stays resumable
-        self.future: Future | None = None
+        self.begun = False  # a worker has picked it up
 
     @property
     def elapsed(self) -> float:
@@ -105,6 +104,37 @@ class Job:
 
     def wait(self, timeout: float | None = None) -> bool:
         return self.done.wait(timeout)
+
+
+class _Pool:
+    """A bounded pool of daemon worker threads: a job still polling never holds up Blender's exit
+    (its record stays resumable), unlike concurrent.futures, whose workers are joined at exit."""
+
+    def __init__(self, workers: int) -> None:
+        self._tasks: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._work, name=f"hunyuan3d-job-{i}", daemon=True) for i in range(workers)]
+        self._closed = False
+        for t in self._threads:
+            t.start()
+
+    def submit(self, task: Callable[[], None]) -> None:
+        if self._closed:
+            raise RuntimeError("the job runner was shut down")
+        self._tasks.put(task)
+
+    def _work(self) -> None:
+        while (task := self._tasks.get()) is not None:
+            if not self._closed:
+                task()
+
+    def shutdown(self, wait: bool) -> None:
+        self._closed = True
+        for _ in self._threads:
+            self._tasks.put(None)
+        if wait:
+            for t in self._threads:
+                if t is not threading.current_thread():
+                    t.join()
 
 
 @dataclass
@@ -134,7 +164,7 @@ class JobRunner:
         self.gate = gate or RateGate()
         self.jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="hunyuan3d-job")
+        self._pool = _Pool(max(1, max_workers))
 
     def config(self) -> ClientConfig:
         return self._config() if callable(self._config) else self._config
@@ -200,9 +230,9 @@ class JobRunner:
         for job in list(self.jobs.values()):
             job.interrupted = True
             job.cancel()
-        self._pool.shutdown(wait=wait, cancel_futures=True)
+        self._pool.shutdown(wait=wait)
         for job in list(self.jobs.values()):
-            if job.future is not None and job.future.cancelled() and not job.done.is_set():
+            if not job.begun and not job.done.is_set():
                 job.state, job.progress = JobState.CANCELLED, "Stopped before it started"
                 job.record.status = "cancelled"
                 job.ended = time.monotonic()
@@ -214,7 +244,7 @@ class JobRunner:
         with self._lock:
             self.jobs[job.id] = job
         self._post(job)
-        job.future = self._pool.submit(self._run, job)
+        self._pool.submit(lambda: self._run(job))
         return job
 
     def _post(self, job: Job) -> None:
@@ -242,6 +272,9 @@ class JobRunner:
         self._post(job)
 
     def _run(self, job: Job) -> None:
+        if job.done.is_set():
+            return  # ended by a shutdown before a worker got to it
+        job.begun = True
         job.started = time.monotonic()
         client = Client(job.config or self.config(), self.gate)
         try:
