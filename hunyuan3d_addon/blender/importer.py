@@ -176,8 +176,11 @@ def import_result(context: bpy.types.Context, path: Path, fmt: str, name: str, o
         else:
             name = f"{base}_textured"
             if original is not None:
-                original.hide_set(True)
                 original.hide_render = True
+                try:
+                    original.hide_set(True)
+                except RuntimeError:  # not in this view layer: nothing to hide there
+                    pass
     else:
         place_on_cursor(obj, scene.cursor.location.copy())
     obj.name = name
