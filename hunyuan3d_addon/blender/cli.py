@@ -99,21 +99,8 @@ def parser() -> argparse.ArgumentParser:
 
 def _defaults(args: argparse.Namespace) -> dict[str, Any]:
     """Parameter flags as generic names (aliases resolve per endpoint)."""
-    names = {
-        "prompt": "prompt",
-        "texture": "texture",
-        "face_count": "face_count",
-        "target_face_num": "target_face_num",
-        "octree_resolution": "octree_resolution",
-        "steps": "steps",
-        "guidance_scale": "guidance_scale",
-        "seed": "seed",
-        "randomize_seed": "randomize_seed",
-        "num_chunks": "num_chunks",
-        "file_type": "file_type",
-        "remove_background": "remove_background",
-    }
-    return {key: getattr(args, attr) for attr, key in names.items() if getattr(args, attr, None) is not None}
+    names = ("prompt", "texture", "face_count", "target_face_num", "octree_resolution", "steps", "guidance_scale", "seed", "randomize_seed", "num_chunks", "file_type", "remove_background")
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
 def _config(args: argparse.Namespace) -> ClientConfig:

@@ -34,6 +34,14 @@ class InputsFolder:
         return self._path / name
 
 
+def fail(op: bpy.types.Operator, message: str, warn: bool = False) -> set[str]:
+    """Report a failure; an error (not a warning, such as a cancel) stays in the panel until dismissed."""
+    if not warn:
+        RT.last_error = message
+    op.report({"WARNING" if warn else "ERROR"}, message)
+    return {"CANCELLED"}
+
+
 def image_file(img: bpy.types.Image, folder: InputsFolder) -> str:
     """A file holding this image, for upload: its own file, its packed bytes, or a saved copy."""
     base = bpy.path.clean_name(Path(img.filepath).stem if img.filepath else Path(img.name).stem)
@@ -141,11 +149,11 @@ class HUNYUAN3D_OT_generate(bpy.types.Operator):
         s = settings(context)
         problem = preferences.network_problem(context)
         if problem:
-            return self._fail(problem)
+            return fail(self, problem)
         try:
             spec = build_spec(context, s)
         except E.Hunyuan3DError as exc:
-            return self._fail(exc.message)
+            return fail(self, exc.message)
         r = runner(context)
         config = preferences.client_config(context)
         job = r.submit(spec, config)
@@ -157,18 +165,13 @@ class HUNYUAN3D_OT_generate(bpy.types.Operator):
             for msg in finished:
                 pump.handle_finished(msg)
             if job.state is not JobState.DONE:
-                return self._fail(job.error.message if job.error else job.progress, warn=job.state is JobState.CANCELLED)
+                return fail(self, job.error.message if job.error else job.progress, warn=job.state is JobState.CANCELLED)
             self.report({"INFO"}, f"Hunyuan3D: {job.name} imported")
             return {"FINISHED"}
         pump.start()
         self.report({"INFO"}, f"Hunyuan3D: {job.name} started")
         return {"FINISHED"}
 
-    def _fail(self, message: str, warn: bool = False) -> set[str]:
-        if not warn:
-            RT.last_error = message
-        self.report({"WARNING" if warn else "ERROR"}, message)
-        return {"CANCELLED"}
 
 
 class HUNYUAN3D_OT_cancel(bpy.types.Operator):
@@ -230,24 +233,19 @@ class HUNYUAN3D_OT_import_result(bpy.types.Operator):
         record = st.load(self.job_id)
         path = st.result_path(record) if record else None
         if record is None or path is None:
-            return self._fail(f"The result of job {self.job_id} is no longer in the results folder.")
+            return fail(self, f"The result of job {self.job_id} is no longer in the results folder.")
         options = dict(record.extra.get("import", {}))
         if options.get("retexture") and options["retexture"]["object"] not in bpy.data.objects:
             options["retexture"] = None  # the original is gone: place it like a new model
         try:
             obj = importer.import_result(context, path, record.result_format, record.name or "Hunyuan3D", options)
         except importer.ImportFailed as exc:
-            return self._fail(f"{str(exc).rstrip('.')}; the file is kept at {path} (use History > Import again).")
+            return fail(self, f"{str(exc).rstrip('.')}; the file is kept at {path} (use History > Import again).")
         view = RT.views.get(record.id)
         if view is not None:
             view.imported = obj.name
         self.report({"INFO"}, f"Hunyuan3D: imported {obj.name} ({len(obj.data.polygons)} faces)")
         return {"FINISHED"}
-
-    def _fail(self, message: str) -> set[str]:
-        RT.last_error = message
-        self.report({"ERROR"}, message)
-        return {"CANCELLED"}
 
 
 class HUNYUAN3D_OT_check_key(bpy.types.Operator):

@@ -7,6 +7,7 @@ import time
 import bpy
 
 from ..core.jobs import JobMessage, JobState
+from .props import INT_MAX
 from .runtime import RT, JobView
 
 BUDGET = 0.004  # seconds of message handling per tick
@@ -44,10 +45,10 @@ def handle_finished(msg: JobMessage) -> None:
     if msg.record is not None and msg.record.credits_remaining is not None:
         RT.credits_left = msg.record.credits_remaining
     if msg.state is JobState.DONE and msg.record is not None:
-        if msg.record.seed is not None and msg.record.seed >= 0:
+        seed = msg.record.seed
+        if seed is not None and 0 <= seed <= INT_MAX:  # the panel's seed is a 32-bit property
             for scene in bpy.data.scenes:
-                if hasattr(scene, "hunyuan3d") and msg.record.seed < 2**31:
-                    scene.hunyuan3d.last_seed = msg.record.seed
+                scene.hunyuan3d.last_seed = seed
         try:
             result = bpy.ops.hunyuan3d.import_result("EXEC_DEFAULT", True, job_id=msg.job_id)
         except RuntimeError as exc:  # the operator reported an error

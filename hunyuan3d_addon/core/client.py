@@ -17,7 +17,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,6 @@ CHUNK = 64 * 1024
 YIELD_EVERY = 0.001  # seconds a download may hold on before it steps aside for other threads
 YIELD_FOR = 0.0002
 SMALL_JSON = 8 * 1024 * 1024
-RETRY_STATUSES = (429, 502, 503, 504)
 DONE_STATES = {"COMPLETED", "SUCCEEDED", "SUCCESS", "DONE"}
 FAILED_STATES = {"FAILED", "ERROR", "CANCELLED", "CANCELED"}
 
@@ -554,7 +553,7 @@ class Client:
         try:
             out = _open_for_write(part)
             with out:
-                for chunk in _iter_body(resp):
+                for chunk in resp.iter_content(CHUNK):
                     if cancel.cancelled:
                         raise E.CancelledError()
                     now = time.perf_counter()
@@ -650,10 +649,6 @@ def _write(out: Any, chunk: bytes) -> None:
         out.write(chunk)
     except OSError as exc:
         raise E.StoreError(f"The result could not be written to the results folder ({exc.strerror or exc}). Free some disk space and retry.") from None
-
-
-def _iter_body(resp: requests.Response) -> Iterator[bytes]:
-    yield from resp.iter_content(CHUNK)
 
 
 def _shutdown(resp: requests.Response) -> None:

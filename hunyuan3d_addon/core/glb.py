@@ -11,8 +11,6 @@ from .errors import BadResponseError
 
 GLB_MAGIC = b"glTF"
 CHUNK_JSON = 0x4E4F534A
-CHUNK_BIN = 0x004E4942
-MODEL_EXT = ("glb", "obj", "ply", "stl")
 
 
 @dataclass(frozen=True)

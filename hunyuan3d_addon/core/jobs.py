@@ -362,7 +362,6 @@ class JobRunner:
         else:
             job.record.request_id, job.record.status_url, job.record.response_url = sub.request_id, sub.status_url, sub.response_url
             job.record.submitted = time.time()
-            job.record.status = JobState.SUBMITTED.value
             self.store.save(job.record)  # resumable from here on
             result = self._poll_and_fetch(job, client, sub, dest, params.output_format, on_bytes)
         self._finish_result(job, result)
@@ -407,7 +406,6 @@ class JobRunner:
                 return  # small answers (a JSON result document) are not worth a progress line
             last[0] = now
             text = f"Downloading {_size(got)} of {_size(total)}" if total else f"Downloading {_size(got)}"
-            job.state = JobState.DOWNLOADING
             self._set(job, JobState.DOWNLOADING, text, 0.9 + (0.09 * got / total if total else 0.0))
 
         return on_bytes

@@ -75,10 +75,6 @@ class JobRecord:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
-    @property
-    def seconds(self) -> float | None:
-        return None if self.finished is None else self.finished - self.created
-
 
 def cache_key(endpoint: str, settings: dict[str, Any], input_ids: dict[str, str]) -> str:
     """Identity of a request: endpoint, every setting (with the seed) and each input's hash or URL."""
