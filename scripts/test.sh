@@ -11,7 +11,8 @@ PY=${PYTHON:-$(command -v python3.11 || command -v python3)}
 
 venv() {  # venv DIR BPY_VERSION
     if [ ! -x "$1/bin/python" ]; then "$PY" -m venv "$1"; fi
-    if ! "$1/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('bpy') != '$2')" 2>/dev/null; then
+    # every requirement is checked: the quick start's venv (command 1) holds bpy alone
+    if ! "$1/bin/python" -c "import importlib.metadata as m, sys; m.version('pytest'), m.version('ruff'); sys.exit(m.version('bpy') != '$2')" 2>/dev/null; then
         "$1/bin/python" -m pip install -q --disable-pip-version-check "bpy==$2" "pytest>=8" "ruff>=0.6"
     fi
 }
