@@ -166,12 +166,14 @@ class HUNYUAN3D_OT_generate(bpy.types.Operator):
                 pump.handle_finished(msg)
             if job.state is not JobState.DONE:
                 return fail(self, job.error.message if job.error else job.progress, warn=job.state is JobState.CANCELLED)
-            self.report({"INFO"}, f"Hunyuan3D: {job.name} imported")
+            view = RT.views.get(job.id)
+            if view is None or not view.imported:  # the import failed: handle_finished kept its sentence
+                return fail(self, RT.last_error or f"The result of {job.name} could not be imported.")
+            self.report({"INFO"}, f"Hunyuan3D: {job.name} imported as {view.imported}")
             return {"FINISHED"}
         pump.start()
         self.report({"INFO"}, f"Hunyuan3D: {job.name} started")
         return {"FINISHED"}
-
 
 
 class HUNYUAN3D_OT_cancel(bpy.types.Operator):

@@ -182,6 +182,19 @@ def test_corrupt_result_is_reported_and_kept_for_retry(addon, scene, standin: St
     assert [o.name for o in hunyuan_objects()] == ["004"]
 
 
+def test_background_generate_fails_when_the_result_does_not_import(addon, scene, standin: StandIn, tmp_path: Path) -> None:
+    """A script calling the operator learns of a failed import, and the stored file stays for retry."""
+    from tests.standin import models
+
+    standin.glb = models.join_glb({"asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"name": "only an empty"}]}, b"")
+    scene.hunyuan3d.image_path = str(IMAGE)
+    with pytest.raises(RuntimeError, match="holds no mesh"):
+        bpy.ops.hunyuan3d.generate(wait="YES")
+    assert hunyuan_objects() == [] and not [o for o in bpy.data.objects if o.type == "EMPTY"]
+    (record,) = ResultStore(tmp_path / "results").finished()
+    assert ResultStore(tmp_path / "results").result_path(record).read_bytes() == standin.glb
+
+
 def test_history_lists_results_newest_first_and_imports_again(addon, scene, standin: StandIn) -> None:
     scene.hunyuan3d.mode = "TEXT"
     for prompt in ("first one", "second one"):
