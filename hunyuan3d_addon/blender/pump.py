@@ -38,8 +38,9 @@ def drain(budget: float = BUDGET) -> list[JobMessage]:
     return finished
 
 
-def handle_finished(msg: JobMessage) -> None:
-    """Import a done job's result; show a failed job's error."""
+def handle_finished(msg: JobMessage, defer: bool = False) -> None:
+    """Show a failed job's error; import a done job's result, or with ``defer`` queue it for the next tick
+    (so the panel and status bar say "Importing" before Blender is busy importing)."""
     view = RT.views.get(msg.job_id)
     RT.history_key = ()  # a record was written: the History panel reads the folder again
     if msg.record is not None and msg.record.credits_remaining is not None:
@@ -49,30 +50,47 @@ def handle_finished(msg: JobMessage) -> None:
         if seed is not None and 0 <= seed <= INT_MAX:  # the panel's seed is a 32-bit property
             for scene in bpy.data.scenes:
                 scene.hunyuan3d.last_seed = seed
-        try:
-            result = bpy.ops.hunyuan3d.import_result("EXEC_DEFAULT", True, job_id=msg.job_id)
-        except RuntimeError as exc:  # the operator reported an error
-            RT.last_error = str(exc).splitlines()[-1].removeprefix("Error: ").strip()
-            result = {"CANCELLED"}
-        if view and "FINISHED" in result:
-            view.progress = "Imported"
+        if defer:
+            if view:
+                view.progress = "Importing"
+            RT.to_import.append(msg.job_id)
+        else:
+            import_now(msg.job_id)
     elif msg.state is JobState.FAILED:
         RT.last_error = msg.error
 
 
+def import_now(job_id: str) -> None:
+    """Import a done job's stored result as one undo step; an import error goes to the panel."""
+    view = RT.views.get(job_id)
+    try:
+        result = bpy.ops.hunyuan3d.import_result("EXEC_DEFAULT", True, job_id=job_id)
+    except RuntimeError as exc:  # the operator reported an error
+        RT.last_error = str(exc).splitlines()[-1].removeprefix("Error: ").strip()
+        result = {"CANCELLED"}
+    if view:
+        view.progress = f"Imported as {view.imported}" if "FINISHED" in result and view.imported else "Not imported"
+
+
 def pump() -> float:
-    """Timer body: drain messages (within the budget), import finished results, redraw. Returns the next interval."""
+    """Timer body: import what the last tick queued, drain messages (within the budget), redraw. Returns the next interval."""
+    due, RT.to_import = RT.to_import, []
+    for job_id in due:
+        import_now(job_id)
     finished = drain()
     for msg in finished:
-        handle_finished(msg)
+        handle_finished(msg, defer=True)
     redraw()
-    active = bool(RT.runner and RT.runner.active()) or finished
+    active = bool(RT.runner and RT.runner.active()) or finished or RT.to_import
     return ACTIVE_INTERVAL if active else IDLE_INTERVAL
 
 
 def redraw() -> None:
     running = [v for v in RT.views.values() if not v.state.finished]
-    RT.status_text = f"Hunyuan3D: {len(running)} job{'s' if len(running) != 1 else ''} running ({min(v.fraction for v in running):.0%})" if running else ""
+    parts = [f"{len(running)} job{'s' if len(running) != 1 else ''} running ({min(v.fraction for v in running):.0%})"] if running else []
+    if RT.to_import:
+        parts.append(f"importing {len(RT.to_import)} result{'s' if len(RT.to_import) != 1 else ''}")
+    RT.status_text = f"Hunyuan3D: {', '.join(parts)}" if parts else ""
     wm = getattr(bpy.context, "window_manager", None)
     if wm is None:
         return

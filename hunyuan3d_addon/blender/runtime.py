@@ -41,6 +41,7 @@ class Runtime:
     credits_left: float | None = None
     history_key: tuple = ()
     history: list[JobRecord] = field(default_factory=list)
+    to_import: list[str] = field(default_factory=list)  # done jobs the next pump tick imports
 
 
 RT = Runtime()
@@ -85,4 +86,5 @@ def shutdown() -> None:
     RT.runner_key = ()
     RT.views.clear()
     RT.pending.clear()
+    RT.to_import.clear()
 
