@@ -49,7 +49,8 @@ def _single_mesh(new: list[bpy.types.Object]) -> bpy.types.Object:
     for o in meshes:
         mw = o.matrix_world.copy()
         o.parent = None
-        o.data.transform(mw)
+        if mw != Matrix.Identity(4):
+            o.data.transform(mw)
         o.matrix_world = Matrix.Identity(4)
     for o in new:
         if o.type != "MESH":
@@ -61,16 +62,18 @@ def _single_mesh(new: list[bpy.types.Object]) -> bpy.types.Object:
 
 
 def _coords(mesh: bpy.types.Mesh) -> np.ndarray:
+    """Vertex positions, flat (x, y, z, x, ...); the position attribute reads far faster than vertices.co."""
     co = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
-    mesh.vertices.foreach_get("co", co)
-    return co.reshape(-1, 3)
+    mesh.attributes["position"].data.foreach_get("vector", co)
+    return co
 
 
 def bounds(mesh: bpy.types.Mesh) -> tuple[Vector, Vector]:
     co = _coords(mesh)
     if not len(co):
         return Vector(), Vector()
-    return Vector(co.min(axis=0).tolist()), Vector(co.max(axis=0).tolist())
+    # per-axis reductions over strided views: several times faster than reshape(-1, 3).min(axis=0)
+    return Vector([float(co[i::3].min()) for i in range(3)]), Vector([float(co[i::3].max()) for i in range(3)])
 
 
 def collection(scene: bpy.types.Scene) -> bpy.types.Collection:
