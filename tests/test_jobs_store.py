@@ -225,3 +225,13 @@ print(job.id)
     assert time.monotonic() - t0 < 10
     job_id = proc.stdout.split()[-1]
     assert [r.id for r in ResultStore(tmp_path).pending()] == [job_id]
+
+
+def test_provenance_holds_file_names_and_32_bit_integers_only() -> None:
+    rec = JobRecord(
+        id="j1",
+        endpoint="hunyuan-3d-2",
+        seed=5_000_000_000,
+        params={"image": "C:\\Users\\me\\photos\\chair.png", "mesh": "https://cdn.example/a/b/old.glb?sig=1", "text": None, "face_count": 40000, "seed": -1, "texture": True},
+    )
+    assert rec.provenance() == {"job": "j1", "model": "hunyuan-3d-2", "image": "chair.png", "mesh": "old.glb", "face_count": 40000, "seed": "5000000000", "texture": True}

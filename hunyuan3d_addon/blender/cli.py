@@ -227,7 +227,7 @@ def _generate(args: argparse.Namespace) -> int:
     print(f"[{time.monotonic() - t0:6.1f}s] done: seed {rec.seed}, {rec.bytes_sent:,} bytes sent, result {job.result.path}", file=sys.stderr, flush=True)
     try:
         with _quiet_stdout():
-            written = write_outputs(job.result.path, job.result.format, item.name, outs, spec.extra["import"], rec.result_stats.get("triangles"))
+            written = write_outputs(job.result.path, job.result.format, item.name, outs, {**spec.extra["import"], "tag": rec.provenance()}, rec.result_stats.get("triangles"))
     except importer.ImportFailed as exc:
         _err(f"{str(exc).rstrip('.')}; the result is kept at {job.result.path}.")
         return 1

@@ -188,6 +188,8 @@ def import_result(context: bpy.types.Context, path: Path, fmt: str, name: str, o
         place_on_cursor(obj, scene.cursor.location.copy())
     obj.name = name
     obj.data.name = name
+    if options.get("tag"):
+        obj["hunyuan3d"] = options["tag"]  # what made it: job, model, seed, settings, input file names
     select_only(context, obj)
     if original is not None and retex and retex.get("replace"):
         bpy.data.objects.remove(original)

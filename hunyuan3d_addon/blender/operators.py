@@ -236,7 +236,7 @@ class HUNYUAN3D_OT_import_result(bpy.types.Operator):
         path = st.result_path(record) if record else None
         if record is None or path is None:
             return fail(self, f"The result of job {self.job_id} is no longer in the results folder.")
-        options = dict(record.extra.get("import", {}))
+        options = {**record.extra.get("import", {}), "tag": record.provenance()}
         if options.get("retexture") and options["retexture"]["object"] not in bpy.data.objects:
             options["retexture"] = None  # the original is gone: place it like a new model
         try:

@@ -70,6 +70,23 @@ class JobRecord:
     cached_from: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def provenance(self) -> dict[str, str | int | float | bool]:
+        """What made this result, for a custom property on the imported object: the job, the model, the seed
+        used, every setting and the inputs' file names. Integers beyond 32 bits (seeds) become text, as
+        Blender's custom properties hold only 32-bit integers."""
+        info: dict[str, str | int | float | bool] = {"job": self.id, "model": self.endpoint}
+        for key, value in self.params.items():
+            if value is None or value == "":
+                continue
+            if isinstance(value, str) and key.endswith(("image", "mesh")):  # an input: its file name, never a folder
+                value = value.split("?")[0].replace("\\", "/").rsplit("/", 1)[-1]
+            elif isinstance(value, int) and not isinstance(value, bool) and not -(2**31) <= value < 2**31:
+                value = str(value)
+            info[key] = value
+        if self.seed is not None:
+            info["seed"] = str(self.seed)
+        return info
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobRecord:
         names = {f.name for f in dataclasses.fields(cls)}

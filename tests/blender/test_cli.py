@@ -28,6 +28,17 @@ def blend_objects(path: Path) -> list[str]:
         return list(data_from.objects)
 
 
+def blend_tag(path: Path, name: str) -> dict:
+    """The ``hunyuan3d`` custom property of an object saved in a .blend."""
+    with bpy.data.libraries.load(str(path)) as (_, data_to):
+        data_to.objects = [name]
+    (obj,) = data_to.objects
+    try:
+        return obj["hunyuan3d"].to_dict()
+    finally:
+        bpy.data.objects.remove(obj)
+
+
 def test_generate_image_to_every_output_format(addon, scene, standin: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     outs = [tmp_path / f"chair.{ext}" for ext in ("glb", "blend", "obj", "ply", "stl")]
     code = cli(
@@ -54,18 +65,21 @@ def test_generate_multiview_passes_every_flag(addon, scene, standin: StandIn, tm
     code = cli(
         addon, "generate", "--front", str(MV / "front.png"), "--back", str(MV / "back.png"), "--left", str(MV / "left.png"),
         "--right", "https://example.invalid/right.png", "--file-type", file_type, "--num-chunks", "300000", "--face-count", "20000",
-        "--steps", "12", "--guidance-scale", "4.5", "--octree-resolution", "128", "--seed", "7", "--no-remove-background",
+        "--steps", "12", "--guidance-scale", "4.5", "--octree-resolution", "128", "--seed", "999999999999", "--no-remove-background",
         "--out", str(out), "--out", str(tmp_path / "statue.blend"), "--base-url", standin.base_url,
     )  # fmt: skip
     assert code == 0, capsys.readouterr().err
     body = standin.last_body()
     assert {k: body[k] for k in body if not k.endswith("_image")} == {
         "file_type": file_type, "num_chunks": 300000, "target_face_num": 20000, "steps": 12, "guidance_scale": 4.5,
-        "octree_resolution": 128, "seed": 7, "randomize_seed": False, "remove_background": False,
+        "octree_resolution": 128, "seed": 999999999999, "randomize_seed": False, "remove_background": False,
     }  # fmt: skip
     assert body["right_image"] == "https://example.invalid/right.png" and base64.b64decode(body["back_image"]) == (MV / "back.png").read_bytes()
     assert out.stat().st_size > 1000
     assert blend_objects(tmp_path / "statue.blend") == ["1"]
+    tag = blend_tag(tmp_path / "statue.blend", "1")  # the seed beyond 32 bits is kept as text
+    assert tag["model"] == "hunyuan3d-2mv" and tag["seed"] == "999999999999" and tag["num_chunks"] == 300000
+    assert (tag["front_image"], tag["right_image"], tag["file_type"]) == ("front.png", "right.png", file_type)
 
 
 def test_generate_prompt_and_retexture(addon, scene, standin: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

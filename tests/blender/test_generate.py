@@ -62,6 +62,17 @@ def test_image_mode_white_mesh_is_imported_placed_named_and_reduced(addon, scene
     assert base64.b64decode(body.pop("image")) == IMAGE.read_bytes()
     assert body == {"octree_resolution": 384, "num_inference_steps": 25, "guidance_scale": 6.5, "seed": 1234, "face_count": 10000, "texture": False}
     assert s.last_seed == 1234
+    tag = obj["hunyuan3d"].to_dict()
+    assert tag.pop("job") and tag == {
+        "model": "hunyuan-3d-2",
+        "image": IMAGE.name,
+        "octree_resolution": 384,
+        "num_inference_steps": 25,
+        "guidance_scale": 6.5,
+        "seed": "1234",
+        "face_count": 10000,
+        "texture": False,
+    }
 
 
 def test_textured_result_keeps_its_image_texture(addon, scene, standin: StandIn) -> None:
@@ -76,7 +87,7 @@ def test_textured_result_keeps_its_image_texture(addon, scene, standin: StandIn)
     assert nodes and nodes[0].image.size[0] > 0
     body = standin.last_body()
     assert body["texture"] is True and body["text"] == "a wooden toy" and body["face_count"] == 40000
-    assert 0 <= s.last_seed == body["seed"]
+    assert 0 <= s.last_seed == body["seed"] and obj["hunyuan3d"]["seed"] == str(body["seed"])
     assert len(obj.data.polygons) == 40000
 
 
