@@ -64,7 +64,8 @@ def _single_mesh(new: list[bpy.types.Object]) -> bpy.types.Object:
 def _coords(mesh: bpy.types.Mesh) -> np.ndarray:
     """Vertex positions, flat (x, y, z, x, ...); the position attribute reads far faster than vertices.co."""
     co = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
-    mesh.attributes["position"].data.foreach_get("vector", co)
+    if len(co):  # an empty mesh may have no position attribute at all
+        mesh.attributes["position"].data.foreach_get("vector", co)
     return co
 
 

@@ -111,6 +111,8 @@ def build_spec(context: bpy.types.Context, s: HUNYUAN3D_PG_settings) -> JobSpec:
             obj = context.active_object
             if obj is None or obj.type != "MESH":
                 raise E.InputError("Select a mesh object to retexture; nothing was sent.")
+            if not len(obj.evaluated_get(context.evaluated_depsgraph_get()).data.polygons):
+                raise E.InputError(f"{obj.name} has no faces to retexture; nothing was sent.")
             mesh = str(folder / f"{bpy.path.clean_name(obj.name)}.glb")
             extra_retex = importer.export_for_retexture(context, obj, Path(mesh))
             extra_retex["replace"] = s.retexture_replace

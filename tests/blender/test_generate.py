@@ -210,7 +210,13 @@ def test_retexture_without_a_selected_mesh_is_a_clear_error(addon, scene, standi
     bpy.context.view_layer.objects.active = None
     with pytest.raises(RuntimeError, match="Select a mesh object to retexture"):
         bpy.ops.hunyuan3d.generate()
+    empty = bpy.data.objects.new("Nothing", bpy.data.meshes.new("Nothing"))
+    scene.collection.objects.link(empty)
+    bpy.context.view_layer.objects.active = empty
+    with pytest.raises(RuntimeError, match="Nothing has no faces to retexture; nothing was sent"):
+        bpy.ops.hunyuan3d.generate()
     assert standin.requests == []
+    assert "no faces" in addon.blender.runtime.RT.last_error
 
 
 def test_image_already_loaded_in_blender_is_used(addon, scene, standin: StandIn) -> None:
