@@ -85,11 +85,15 @@ def pump() -> float:
     return ACTIVE_INTERVAL if active else IDLE_INTERVAL
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def redraw() -> None:
     running = [v for v in RT.views.values() if not v.state.finished]
-    parts = [f"{len(running)} job{'s' if len(running) != 1 else ''} running ({min(v.fraction for v in running):.0%})"] if running else []
+    parts = [f"{_count(len(running), 'job')} running ({min(v.fraction for v in running):.0%})"] if running else []
     if RT.to_import:
-        parts.append(f"importing {len(RT.to_import)} result{'s' if len(RT.to_import) != 1 else ''}")
+        parts.append(f"importing {_count(len(RT.to_import), 'result')}")
     RT.status_text = f"Hunyuan3D: {', '.join(parts)}" if parts else ""
     wm = getattr(bpy.context, "window_manager", None)
     if wm is None:
