@@ -74,12 +74,14 @@ def scene(addon: ModuleType, prefs: object) -> Iterator[bpy.types.Scene]:
     rt.shutdown()
 
 
-def pump_until(addon: ModuleType, done: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Drive the main-thread pump as Blender's timer would (timers do not fire in the module)."""
+def pump_until(addon: ModuleType, done: Callable[[], bool], timeout: float = 20.0, settle: bool = True) -> None:
+    """Drive the main-thread pump as Blender's timer would (timers do not fire in the module); with
+    ``settle``, one tick more once ``done`` holds (the tick that imports what the last one queued)."""
     deadline = time.monotonic() + timeout
     while not done():
         if time.monotonic() > deadline:
             raise TimeoutError("condition not reached while pumping")
         addon.blender.pump.pump()
         time.sleep(0.01)
-    addon.blender.pump.pump()
+    if settle:
+        addon.blender.pump.pump()
